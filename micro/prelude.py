@@ -106,14 +106,19 @@ def split(items, val_fraction=0.1):
             f"validation split, got {len(set(items))}"
         )
     score = {item: _unit_hash(item) for item in set(items)}
-    # note: a tiny input may put nothing below the threshold; then the
-    # lowest-hashing item alone is held out.
+    # note: a tiny input may put nothing below the threshold (then the
+    # lowest-hashing item alone is held out) or everything (then the
+    # highest-hashing item alone is kept for training).
     cut = max(val_fraction, min(score.values()))
     train = [item for item in items if score[item] >= cut]
     val = [item for item in items if score[item] < cut]
     if not val:
         val = [item for item in items if score[item] == cut]
         train = [item for item in items if score[item] != cut]
+    if not train:
+        top = max(score.values())
+        train = [item for item in items if score[item] == top]
+        val = [item for item in items if score[item] != top]
     return train, val
 
 
@@ -145,6 +150,10 @@ class Vocab:
         return "".join(self.symbol(i) for i in ids if i != BOUNDARY)
 
     def symbol(self, i):
+        if not 0 <= i < len(self):
+            raise ValueError(
+                f"id {i} is not in the vocabulary (0..{len(self) - 1})"
+            )
         if i == BOUNDARY:
             return "."
         if i == UNKNOWN:
@@ -156,7 +165,7 @@ class Bigram:
     """Count-based next-character model with add-alpha smoothing."""
 
     def __init__(self, vocab_size, alpha=1.0):
-        if alpha < 0:
+        if not alpha >= 0:  # note: also rejects nan
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         self.vocab_size = vocab_size
         self.alpha = alpha
@@ -257,6 +266,7 @@ class Progress:
         self.out = out
         self.clock = clock
         self.start = clock()
+        self.last = None  # the step of the last line printed
 
     def due(self, step):
         return step == 1 or step == self.total or step % self.every == 0
@@ -271,24 +281,43 @@ class Progress:
         return " | ".join(parts)
 
     def log(self, step, **metrics):
+        """Print the line for step if it is due."""
         if self.due(step):
-            print(
-                self.line(step, **metrics),
-                file=self.out or sys.stdout,
-                flush=True,
-            )
+            self._print(step, metrics)
+
+    def end(self, step, **metrics):
+        """Print the last line of a run that may stop early, if not yet."""
+        if self.last != step:
+            self._print(step, metrics)
+
+    def _print(self, step, metrics):
+        self.last = step
+        print(
+            self.line(step, **metrics), file=self.out or sys.stdout, flush=True
+        )
 
 
 def positive_int(text):
     """argparse type: an integer >= 1."""
+    return _whole_number(text, least=1)
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    return _whole_number(text, least=0)
+
+
+def _whole_number(text, least):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a whole number, got {text!r}"
         ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {least}, got {value}"
+        )
     return value
 
 

@@ -12,6 +12,7 @@ book is its place in the module.
 """
 
 import argparse
+import ast
 import difflib
 import pathlib
 import re
@@ -114,8 +115,11 @@ def tangle(root):
         path = root / name
         if not path.is_file():
             raise TangleError(f"mkdocs.yml lists {name}, which does not exist")
-        for module, _, code in titled_blocks(path, name):
-            parts.setdefault(module, []).append(code.strip("\n"))
+        for module, line, code in titled_blocks(path, name):
+            code = code.strip("\n")
+            if code[:1].isspace():
+                check_continuation(parts.get(module, []), code, name, line)
+            parts.setdefault(module, []).append(code)
             sources.setdefault(module, [])
             if name not in sources[module]:
                 sources[module].append(name)
@@ -132,6 +136,31 @@ def tangle(root):
         + "\n"
         for module in sorted(parts)
     }
+
+
+def check_continuation(blocks, code, name, line):
+    """An indented block must continue the definition before it.
+
+    Methods (a block opening with def or a decorator) need a class; other
+    statements may also continue a function begun in the previous block.
+    """
+    try:
+        tree = ast.parse(join_blocks(blocks)) if blocks else None
+    except SyntaxError:
+        return  # not the tangler's business; ruff reports it
+    last = tree.body[-1] if tree else None
+    methods = code.lstrip().startswith(("def ", "async def ", "@"))
+    allowed = (
+        (ast.ClassDef,)
+        if methods
+        else (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    )
+    if not isinstance(last, allowed):
+        what = "a class" if methods else "a class or function"
+        raise TangleError(
+            f"{name}:{line}: this indented block must continue {what}, "
+            "but the module's previous block does not end with one"
+        )
 
 
 def join_blocks(blocks):

@@ -13,7 +13,6 @@ import os
 import pathlib
 import re
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 
@@ -24,6 +23,7 @@ from micro.prelude import (
     load_constitution,
     load_corpus,
     load_docstrings,
+    non_negative_int,
     read_text,
     run,
     split,
@@ -110,7 +110,7 @@ def train_recount(texts, num_merges, pattern=SPLIT_PATTERN):
 
 
 def check_num_merges(num_merges):
-    if not isinstance(num_merges, int) or num_merges < 0:
+    if type(num_merges) is not int or num_merges < 0:
         raise ValueError(
             f"num_merges must be a whole number >= 0, got {num_merges!r}"
         )
@@ -170,7 +170,7 @@ class Tokenizer:
         """The exact bytes the token ids stand for."""
         size = len(self.vocab)
         for i in ids:
-            if not isinstance(i, int) or not 0 <= i < size:
+            if type(i) is not int or not 0 <= i < size:
                 raise ValueError(
                     f"token id {i!r} is not in the vocabulary (0..{size - 1})"
                 )
@@ -191,6 +191,80 @@ class Tokenizer:
     def truncated(self, num_merges):
         """The tokenizer that training with num_merges merges would give."""
         return Tokenizer(self.merges[:num_merges], self.pattern)
+
+    def save(self, path):
+        """Write the tokenizer to path atomically (see load for the format)."""
+        lines = [
+            "micro-bpe 1",
+            f"pattern {json.dumps(self.pattern)}",
+            f"merges {len(self.merges)}",
+        ]
+        lines += [f"{a} {b}" for a, b in self.merges]
+        path = pathlib.Path(path)
+        # note: a new file (mode "x") gets the usual permissions (umask);
+        # the rename is atomic, so readers see the old file or the new one.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "x", encoding="utf-8", newline="\n") as f:
+                f.write("\n".join(lines) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path):
+        """Read a tokenizer saved by save; InputError names what is wrong."""
+        lines = read_text(path).splitlines()
+
+        def fail(number, message):
+            raise InputError(f"{path}:{number}: {message}")
+
+        if lines[0] != "micro-bpe 1":
+            fail(1, "not a micro BPE file (expected 'micro-bpe 1')")
+        if len(lines) < 3:
+            fail(len(lines), "file ends before the merge count")
+        if not lines[1].startswith("pattern "):
+            fail(2, "expected 'pattern <JSON string>'")
+        try:
+            pattern = json.loads(lines[1].removeprefix("pattern "))
+            re.compile(pattern)
+        except (ValueError, re.error, TypeError) as error:
+            fail(2, f"bad pattern ({error})")
+        if not isinstance(pattern, str):
+            fail(2, "the pattern must be a JSON string")
+        count = lines[2].removeprefix("merges ")
+        if not lines[2].startswith("merges ") or not is_number(count):
+            fail(3, "expected 'merges <count>'")
+        if len(lines) - 3 != int(count):
+            fail(
+                len(lines),
+                f"the header promises {count} merges, the "
+                f"file holds {len(lines) - 3}: truncated or corrupted",
+            )
+
+        # Each merge may only use tokens that exist before it.
+        merges = []
+        for number, line in enumerate(lines[3:], start=4):
+            parts = line.split(" ")
+            if len(parts) != 2 or not all(map(is_number, parts)):
+                fail(number, f"expected two token ids, got {line!r}")
+            a, b = int(parts[0]), int(parts[1])
+            if max(a, b) >= 256 + len(merges):
+                fail(
+                    number,
+                    f"merge ({a}, {b}) uses a token that does not exist yet",
+                )
+            merges.append((a, b))
+        try:
+            return cls(merges, pattern)
+        except ValueError as error:
+            raise InputError(f"{path}: {error}") from None
+
+
+def is_number(text):
+    """True for a plain decimal number such as '256' (not '²' or '-1')."""
+    return text.isascii() and text.isdigit()
 
 
 def train(texts, num_merges, pattern=SPLIT_PATTERN, progress=None):
@@ -225,7 +299,6 @@ def train(texts, num_merges, pattern=SPLIT_PATTERN, progress=None):
             break
         new_id = 256 + len(merges)
         merges.append(pair)
-        tokens += neg_count
 
         # Re-count only the chunks that contain the pair.
         touched = set()
@@ -238,6 +311,7 @@ def train(texts, num_merges, pattern=SPLIT_PATTERN, progress=None):
                 where[p].add(w)
             touched.update(zip(old, old[1:]))
             touched.update(zip(new, new[1:]))
+            tokens -= (len(old) - len(new)) * freq[w]
             words[w] = new
 
         # Push the new counts; forget pairs that no longer occur.
@@ -250,76 +324,9 @@ def train(texts, num_merges, pattern=SPLIT_PATTERN, progress=None):
                 del pair_counts[p]
         if progress is not None:
             progress.log(len(merges), tokens=tokens)
+    if progress is not None:
+        progress.end(len(merges), tokens=tokens)
     return Tokenizer(merges, pattern)
-
-    def save(self, path):
-        """Write the tokenizer to path atomically (see load for the format)."""
-        lines = [
-            "micro-bpe 1",
-            f"pattern {json.dumps(self.pattern)}",
-            f"merges {len(self.merges)}",
-        ]
-        lines += [f"{a} {b}" for a, b in self.merges]
-        path = pathlib.Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write("\n".join(lines) + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
-    @classmethod
-    def load(cls, path):
-        """Read a tokenizer saved by save; InputError names what is wrong."""
-        lines = read_text(path).split("\n")
-        if lines[-1] == "":
-            lines.pop()
-
-        def fail(number, message):
-            raise InputError(f"{path}:{number}: {message}")
-
-        if lines[0] != "micro-bpe 1":
-            fail(1, "not a micro BPE file (expected 'micro-bpe 1')")
-        if len(lines) < 3:
-            fail(len(lines), "file ends before the merge count")
-        if not lines[1].startswith("pattern "):
-            fail(2, "expected 'pattern <JSON string>'")
-        try:
-            pattern = json.loads(lines[1].removeprefix("pattern "))
-            re.compile(pattern)
-        except (ValueError, re.error, TypeError) as error:
-            fail(2, f"bad pattern ({error})")
-        if not isinstance(pattern, str):
-            fail(2, "the pattern must be a JSON string")
-        count = lines[2].removeprefix("merges ")
-        if not lines[2].startswith("merges ") or not count.isdigit():
-            fail(3, "expected 'merges <count>'")
-        if len(lines) - 3 != int(count):
-            fail(
-                len(lines),
-                f"the header promises {count} merges, the "
-                f"file holds {len(lines) - 3}: truncated or corrupted",
-            )
-
-        # Each merge may only use tokens that exist before it.
-        merges = []
-        for number, line in enumerate(lines[3:], start=4):
-            parts = line.split(" ")
-            if len(parts) != 2 or not all(p.isdigit() for p in parts):
-                fail(number, f"expected two token ids, got {line!r}")
-            a, b = int(parts[0]), int(parts[1])
-            if max(a, b) >= 256 + len(merges):
-                fail(
-                    number,
-                    f"merge ({a}, {b}) uses a token that does not exist yet",
-                )
-            merges.append((a, b))
-        try:
-            return cls(merges, pattern)
-        except ValueError as error:
-            raise InputError(f"{path}: {error}") from None
 
 
 def bytes_per_token(tokenizer, docs):
@@ -357,7 +364,7 @@ def report(train_docs, heldout, num_merges, out=None):
     out = out or sys.stdout
     n_bytes = sum(len(d.encode("utf-8")) for d in train_docs)
     sizes = ", ".join(
-        f"{sum(len(d.encode('utf-8')) for d in docs):,} bytes {name}"
+        f"{name} {sum(len(d.encode('utf-8')) for d in docs):,} bytes"
         for name, docs in heldout.items()
     )
     print(
@@ -411,7 +418,7 @@ def main(argv=None, prog="python -m micro tokenizer"):
     parser.add_argument(
         "--merges",
         "--steps",
-        type=int,
+        type=non_negative_int,
         default=1000,
         help="merges to learn (default 1000)",
     )
@@ -420,14 +427,12 @@ def main(argv=None, prog="python -m micro tokenizer"):
     )
 
     def body(args):
-        if args.merges < 0:
-            raise InputError(f"--merges must be >= 0, got {args.merges}")
         if args.data is None:
             train_docs, en_val, ko_val = corpus()
             heldout = {"English": en_val, "Korean": ko_val}
         else:
             train_docs, val = split(load_corpus(args.data))
-            heldout = {"held-out": val}
+            heldout = {"text": val}
         tok = report(train_docs, heldout, args.merges)
         if args.data is None:
             print("examples:")

@@ -24,7 +24,8 @@ def test_recording_is_current(name, module):
     assert match, "no fingerprint line"
     assert match[1] == common.fingerprint(module.INPUTS), (
         f"benchmarks/results/{name}.txt measured other code or data: "
-        f"re-run python -m benchmarks.{name} --record")
+        f"re-run python -m benchmarks.{name} --record"
+    )
     assert re.search(r"^machine: .+ cores", text, re.M)
 
 
@@ -33,11 +34,13 @@ def test_tokenizer_targets():
     speedup = float(re.search(r"incremental vs recount: ([\d.]+)x", text)[1])
     assert speedup >= 10
     assert "identical merges: yes" in text
-    seconds = float(re.search(
-        r"^micro train \(incremental\)\s+([\d.]+)", text, re.M)[1])
+    seconds = float(
+        re.search(r"^micro train \(incremental\)\s+([\d.]+)", text, re.M)[1]
+    )
     assert seconds <= 10
-    n_bytes = int(re.search(r"documents, ([\d,]+) bytes", text)[1]
-                  .replace(",", ""))
+    n_bytes = int(
+        re.search(r"documents, ([\d,]+) bytes", text)[1].replace(",", "")
+    )
     assert n_bytes >= 1_000_000
     shares = re.search(r"English ([\d.]+)%, Korean ([\d.]+)%", text)
     assert float(shares[1]) >= 98 and float(shares[2]) >= 98

@@ -140,3 +140,42 @@ def test_hand_edit_of_real_module_is_caught(tmp_path):
         "stale: micro/prelude.py does not match "
         "book/prelude.md; edit book/prelude.md"
     )
+
+
+def test_indented_block_must_continue_a_class(tmp_path):
+    make_book(
+        tmp_path,
+        {
+            "one": [
+                ("micro/a.py", "class A:\n    x = 1"),
+                ("micro/a.py", "    def f(self):\n        return 1"),
+                ("micro/a.py", "def g():\n    return 2"),
+            ]
+        },
+    )
+    text = tangle.tangle(tmp_path)["micro/a.py"]
+    assert "    x = 1\n\n    def f(self):" in text
+    page = tmp_path / "book/one.md"
+    page.write_text(
+        page.read_text()
+        + (
+            f'{FENCE}python title="micro/a.py"\n    def h(self):\n'
+            f"        return 3\n{FENCE}\n"
+        )
+    )
+    with pytest.raises(tangle.TangleError, match="must continue a class"):
+        tangle.tangle(tmp_path)
+
+
+def test_indented_statements_may_continue_a_function(tmp_path):
+    make_book(
+        tmp_path,
+        {
+            "one": [
+                ("micro/a.py", "def f():\n    x = 1"),
+                ("micro/a.py", "    return x"),
+            ]
+        },
+    )
+    text = tangle.tangle(tmp_path)["micro/a.py"]
+    assert text.endswith("def f():\n    x = 1\n\n    return x\n")
