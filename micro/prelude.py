@@ -58,7 +58,8 @@ def read_lines(path):
 
 def documents(text):
     """Split a text into documents: blank-line paragraphs, else lines."""
-    lines = [line.rstrip() for line in text.splitlines()]
+    # Blank lines at the very start or end separate nothing.
+    lines = [line.rstrip() for line in text.strip("\r\n").splitlines()]
     if not any(line.strip() == "" for line in lines):
         return [line.strip() for line in lines if line.strip()]
     docs, current = [], []
@@ -100,25 +101,25 @@ def split(items, val_fraction=0.1):
     """Split items into (train, validation) by a hash of each item."""
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    if len(set(items)) < 2:
+    items = list(items)
+    score = {item: _unit_hash(item) for item in items}
+    if len(score) < 2:
         raise InputError(
-            "need at least two different items to make a training and a "
-            f"validation split, got {len(set(items))}"
+            "need at least two different items (lines or documents) to "
+            f"make a training and a validation split, got {len(score)}"
         )
-    score = {item: _unit_hash(item) for item in set(items)}
+    val = [item for item in items if score[item] < val_fraction]
     # note: a tiny input may put nothing below the threshold (then the
     # lowest-hashing item alone is held out) or everything (then the
     # highest-hashing item alone is kept for training).
-    cut = max(val_fraction, min(score.values()))
-    train = [item for item in items if score[item] >= cut]
-    val = [item for item in items if score[item] < cut]
     if not val:
-        val = [item for item in items if score[item] == cut]
-        train = [item for item in items if score[item] != cut]
-    if not train:
-        top = max(score.values())
-        train = [item for item in items if score[item] == top]
-        val = [item for item in items if score[item] != top]
+        low = min(score.values())
+        val = [item for item in items if score[item] == low]
+    if len(set(val)) == len(score):
+        high = max(score.values())
+        val = [item for item in items if score[item] != high]
+    held_out = set(val)
+    train = [item for item in items if item not in held_out]
     return train, val
 
 
@@ -165,7 +166,7 @@ class Bigram:
     """Count-based next-character model with add-alpha smoothing."""
 
     def __init__(self, vocab_size, alpha=1.0):
-        if not alpha >= 0:  # note: also rejects nan
+        if not 0 <= alpha < math.inf:  # note: also rejects nan
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         self.vocab_size = vocab_size
         self.alpha = alpha
@@ -200,6 +201,8 @@ def mean_nll(token_losses, sequences):
             )
         total += math.fsum(losses)
         count += len(losses)
+        if not math.isfinite(total):
+            raise ValueError("token_losses returned a loss that is not finite")
     if count == 0:
         raise ValueError("no tokens to score")
     return total / count
@@ -330,7 +333,7 @@ def command(prog, description, data=None, seed=True):
     if seed:
         parser.add_argument(
             "--seed",
-            type=int,
+            type=non_negative_int,
             default=0,
             help="seed of every random choice (default 0)",
         )
@@ -372,7 +375,7 @@ def report(names, seed=0, samples=10, out=None):
     model = Bigram(len(vocab)).fit(vocab.encode(name) for name in train)
     rng = random.Random(seed)
     drawn = [bigram_sample(model, vocab, rng) for _ in range(samples)]
-    print(f"samples (seed {seed}): {' '.join(drawn)}", file=out)
+    print(f"samples (seed {seed}): {drawn}", file=out)
 
 
 def main(argv=None, prog="python -m micro prelude"):

@@ -122,12 +122,21 @@ class Tokenizer:
     def __init__(self, merges, pattern=SPLIT_PATTERN):
         self.merges = [tuple(pair) for pair in merges]
         self.pattern = pattern
-        self._split = re.compile(pattern).findall
+        compiled = re.compile(pattern)
+        if compiled.groups:
+            # note: findall would return only the groups and lose text.
+            raise ValueError("the split pattern must not have groups")
+        self._split = compiled.findall
         self.rank = {}  # pair -> the token it became
         # [vocab_size] the bytes each token stands for
         self.vocab = [bytes([i]) for i in range(256)]
         for new_id, (a, b) in enumerate(self.merges, start=256):
-            if not (0 <= a < new_id and 0 <= b < new_id):
+            if type(a) is not int or type(b) is not int or min(a, b) < 0:
+                raise ValueError(
+                    f"merge {new_id - 256} is {(a, b)!r}; "
+                    "token ids are whole numbers >= 0"
+                )
+            if not (a < new_id and b < new_id):
                 raise ValueError(
                     f"merge {new_id - 256} uses ({a}, {b}) "
                     f"before token {max(a, b)} exists"
@@ -157,17 +166,24 @@ class Tokenizer:
         """The token ids of text (a str)."""
         if not isinstance(text, str):
             raise TypeError(f"encode takes str, got {type(text).__name__}")
-        ids = []
+        ids, covered = [], 0
         for chunk in self._split(text):
+            covered += len(chunk)
             if chunk not in self._cache:
                 if len(self._cache) > 100_000:
                     self._cache.clear()
                 self._cache[chunk] = self.encode_chunk(chunk)
             ids.extend(self._cache[chunk])
+        if covered != len(text):
+            raise ValueError(
+                "the split pattern skips part of the text, so "
+                "it could not be decoded back; fix the pattern"
+            )
         return ids
 
     def decode_bytes(self, ids):
         """The exact bytes the token ids stand for."""
+        ids = list(ids)  # note: a one-shot iterator is read only once
         size = len(self.vocab)
         for i in ids:
             if type(i) is not int or not 0 <= i < size:
@@ -190,6 +206,7 @@ class Tokenizer:
 
     def truncated(self, num_merges):
         """The tokenizer that training with num_merges merges would give."""
+        check_num_merges(num_merges)
         return Tokenizer(self.merges[:num_merges], self.pattern)
 
     def save(self, path):
@@ -201,6 +218,8 @@ class Tokenizer:
         ]
         lines += [f"{a} {b}" for a, b in self.merges]
         path = pathlib.Path(path)
+        if not path.name or path.is_dir():
+            raise ValueError(f"{path}: not a file name to save to")
         # note: a new file (mode "x") gets the usual permissions (umask);
         # the rename is atomic, so readers see the old file or the new one.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -408,6 +427,18 @@ def report(train_docs, heldout, num_merges, out=None):
     return tok
 
 
+def check_save_path(path):
+    """InputError unless path names a file that can be written."""
+    path = pathlib.Path(path)
+    if not path.name or path.is_dir():
+        raise InputError(f"{path}: not a file name to save to")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{path}: folder {folder} is not writable")
+
+
 def main(argv=None, prog="python -m micro tokenizer"):
     parser = command(
         prog,
@@ -427,18 +458,23 @@ def main(argv=None, prog="python -m micro tokenizer"):
     )
 
     def body(args):
+        if args.save is not None:
+            check_save_path(args.save)  # before training, not after
         if args.data is None:
             train_docs, en_val, ko_val = corpus()
             heldout = {"English": en_val, "Korean": ko_val}
         else:
-            train_docs, val = split(load_corpus(args.data))
+            try:
+                train_docs, val = split(load_corpus(args.data))
+            except InputError as error:
+                raise InputError(f"{args.data}: {error}") from None
             heldout = {"text": val}
         tok = report(train_docs, heldout, args.merges)
         if args.data is None:
             print("examples:")
             for name, text in EXAMPLES:
                 print(f"  {name}: {show(tok, text)}")
-        if args.save:
+        if args.save is not None:
             try:
                 tok.save(args.save)
             except OSError as error:

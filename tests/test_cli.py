@@ -147,7 +147,7 @@ def test_data_with_one_distinct_item(tmp_path, chapter):
         ),
         ("prelude", ["--samples", "0"], "must be at least 1, got 0"),
         ("prelude", ["--samples", "x"], "expected a whole number"),
-        ("prelude", ["--seed", "x"], "invalid int value: 'x'"),
+        ("prelude", ["--seed", "x"], "expected a whole number, got 'x'"),
         ("prelude", ["--nope"], "unrecognized arguments: --nope"),
     ],
 )
@@ -254,5 +254,25 @@ def test_tokenizer_save_to_missing_folder(tmp_path, small_corpus):
     result = micro(
         "tokenizer", "--data", small_corpus, "--merges", 5, "--save", path
     )
-    assert_usage_error(result, "tokenizer", str(path), "cannot write")
+    assert_usage_error(result, "tokenizer", str(path), "does not exist")
     assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("target", [".", "", "no/such/folder/bpe.txt"])
+def test_bad_save_path_fails_before_training(target):
+    result = micro("tokenizer", "--merges", "5", "--save", target)
+    assert_usage_error(result, "tokenizer")
+    assert "step" not in result.stdout
+
+
+def test_one_document_file_is_named(tmp_path):
+    path = tmp_path / "one.txt"
+    path.write_text("a single line\n\n")
+    result = micro("tokenizer", "--data", path)
+    assert_usage_error(result, "tokenizer", str(path), "at least two")
+
+
+def test_negative_seed_is_rejected():
+    assert_usage_error(
+        micro("prelude", "--seed", "-1"), "prelude", "must be at least 0"
+    )

@@ -565,3 +565,17 @@ def test_positive_int_rejects(text, message):
     with pytest.raises(argparse.ArgumentTypeError) as info:
         positive_int(text)
     assert message in str(info.value)
+
+
+def test_documents_ignores_blank_lines_at_the_ends():
+    assert documents("a\nb\nc\n\n") == ["a", "b", "c"]
+    assert documents("\n\na\n\nb\n") == ["a", "b"]
+
+
+def test_split_accepts_an_iterator():
+    assert split(iter(["a", "b", "c"])) == split(["a", "b", "c"])
+
+
+def test_mean_nll_rejects_non_finite_losses():
+    with pytest.raises(ValueError, match="not finite"):
+        mean_nll(lambda ids: [math.inf], [[0, 1]])

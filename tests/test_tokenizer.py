@@ -380,8 +380,28 @@ def test_tokenizer_rejects_impossible_merges():
         Tokenizer([(256, 97)])
     with pytest.raises(ValueError, match=r"repeats \(97, 97\)"):
         Tokenizer([(97, 97), (97, 97)])
-    with pytest.raises(ValueError, match="uses"):
-        Tokenizer([(-1, 97)])
+    for bad in [(-1, 97), (True, False), (97.0, 98.0), ("a", "b")]:
+        with pytest.raises(ValueError, match="whole numbers >= 0"):
+            Tokenizer([bad])
+
+
+def test_split_pattern_must_cover_the_text():
+    with pytest.raises(ValueError, match="groups"):
+        Tokenizer([], r"(a)b|c")
+    with pytest.raises(ValueError, match="skips part of the text"):
+        Tokenizer([], r"\w+").encode("ab a!")
+
+
+def test_decode_reads_an_iterator_once():
+    tok = Tokenizer([])
+    assert tok.decode(iter([104, 105])) == "hi"
+
+
+def test_truncated_checks_its_argument():
+    tok = Tokenizer([(97, 97)])
+    for bad in (-1, 1.5):
+        with pytest.raises(ValueError, match="num_merges"):
+            tok.truncated(bad)
 
 
 # Encoding the training text gives back exactly the tokens training counted.
@@ -503,8 +523,10 @@ def test_save_is_atomic(tmp_path, tok300):
 def test_failed_save_leaves_no_temp_file(tmp_path, tok300):
     target = tmp_path / "a folder"
     target.mkdir()
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match="not a file name"):
         tok300.save(target)
+    with pytest.raises(OSError):
+        tok300.save(tmp_path / "missing" / "bpe.txt")
     assert [p.name for p in tmp_path.iterdir()] == ["a folder"]
     assert list(target.iterdir()) == []
 
