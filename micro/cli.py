@@ -13,6 +13,9 @@ import sys
 CHAPTERS = {
     "prelude": "the data every chapter uses, and the bigram baseline",
     "tokenizer": "byte-level BPE: how text becomes numbers",
+    "word2vec": "skip-gram with negative sampling",
+    "embedding": "contrastive learning (InfoNCE): meaning as geometry",
+    "autograd": "a scalar reverse-mode autodiff engine",
 }
 USAGE = "usage: python -m micro [chapter] [options]"
 
