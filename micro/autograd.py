@@ -8,7 +8,6 @@ Left out on purpose: tensors, higher derivatives (local derivatives are
 plain floats), forward mode, and naming the operation when + or * overflows.
 """
 
-import argparse
 import gc
 import math
 import operator
@@ -22,6 +21,7 @@ from micro.prelude import (
     bigram_baseline,
     command,
     load_names,
+    positive_float,
     positive_int,
     run,
     split,
@@ -584,21 +584,6 @@ def check_report(out=None, tolerance=1e-6):
     ok = all(e < tolerance for _, e in errors)
     print(f"  all below {tolerance:.0e}: {'yes' if ok else 'NO'}", file=out)
     return ok
-
-
-def positive_float(text):
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number, got {text!r}"
-        ) from None
-    if not value > 0 or value - value:
-        raise argparse.ArgumentTypeError(
-            f"must be a finite number > 0, got {text}"
-        )
-    return value
 
 
 def main(argv=None, prog="python -m micro autograd"):

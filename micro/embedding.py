@@ -8,7 +8,6 @@ encoders, optimisers beyond plain gradient steps, approximate
 nearest-neighbour search, and keyboard-aware typos.
 """
 
-import argparse
 import math
 import operator
 import random
@@ -21,6 +20,7 @@ from micro.prelude import (
     Progress,
     command,
     load_names,
+    positive_float,
     positive_int,
     run,
     split,
@@ -312,19 +312,6 @@ def random_pairs(items, count, rng):
     if len(distinct) < 2:
         return []
     return [tuple(rng.sample(distinct, 2)) for _ in range(count)]
-
-
-def positive_float(text):
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number, got {text!r}"
-        ) from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
 
 
 def check_names(names, batch):

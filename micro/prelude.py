@@ -310,6 +310,21 @@ def non_negative_int(text):
     return _whole_number(text, least=0)
 
 
+def positive_float(text):
+    """argparse type: a finite number > 0 (a learning rate, a temperature)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number, got {text!r}"
+        ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number > 0, got {text}"
+        )
+    return value
+
+
 def _whole_number(text, least):
     try:
         value = int(text)

@@ -7,8 +7,6 @@ import math
 import pathlib
 import random
 import re
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings
@@ -33,13 +31,13 @@ from micro.autograd import (
     mlp_init,
     mlp_loss,
     mlp_params,
-    positive_float,
     softmax,
     total,
     train_bigram,
     zero_grad,
 )
 from micro.prelude import Vocab, bigram_baseline, load_names, split
+from tests.clitools import assert_usage_error, run_micro
 
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -507,13 +505,7 @@ def test_benchmark_closure_engine_matches_micro():
 
 
 def micro(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "micro", "autograd", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_micro("autograd", *args)
 
 
 def test_cli_runs_on_a_names_file(tmp_path):
@@ -541,12 +533,7 @@ def test_cli_runs_on_a_names_file(tmp_path):
     ],
 )
 def test_cli_bad_input_exits_2(args, needle):
-    result = micro(*args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("python -m micro autograd: error:")
-    assert needle in last
+    assert_usage_error(micro(*args), "autograd", needle)
 
 
 @pytest.mark.parametrize(
@@ -556,14 +543,4 @@ def test_cli_bad_input_exits_2(args, needle):
 def test_cli_bad_data_exits_2(tmp_path, data, needle):
     path = tmp_path / "bad.txt"
     path.write_bytes(data)
-    result = micro("--data", path)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    assert needle in result.stderr.strip().splitlines()[-1]
-
-
-def test_positive_float():
-    assert positive_float("0.5") == 0.5
-    for bad in ("0", "-2", "nan", "inf", "x"):
-        with pytest.raises(Exception, match="number"):
-            positive_float(bad)
+    assert_usage_error(micro("--data", path), "autograd", needle)

@@ -2,12 +2,11 @@
 
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
 from micro.tokenizer import Tokenizer
+from tests.clitools import assert_usage_error, run_micro
 
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -38,24 +37,7 @@ PARAGRAPHS = [
 ]
 
 
-def micro(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "micro", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def assert_usage_error(result, chapter, *needles):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"usage: python -m micro {chapter}")
-    assert lines[-1].startswith(f"python -m micro {chapter}: error: ")
-    for needle in needles:
-        assert needle in lines[-1]
+micro = run_micro
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import math
 import pathlib
 import random
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -34,6 +32,7 @@ from micro.embedding import (
     typo_queries,
 )
 from micro.prelude import load_names, split
+from tests.clitools import assert_usage_error, run_micro
 
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -411,13 +410,7 @@ def test_recorded_run_is_current_and_meets_the_targets():
 
 
 def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "micro", "embedding", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_micro("embedding", *args)
 
 
 def names_file(tmp_path, content):
@@ -432,9 +425,9 @@ def names_file(tmp_path, content):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--temperature", "0"], "must be a number > 0"),
-        (["--temperature", "-1"], "must be a number > 0"),
-        (["--temperature", "nan"], "must be a number > 0"),
+        (["--temperature", "0"], "must be a finite number > 0"),
+        (["--temperature", "-1"], "must be a finite number > 0"),
+        (["--temperature", "nan"], "must be a finite number > 0"),
         (["--temperature", "warm"], "expected a number"),
         (["--steps", "-3"], "must be at least 1"),
         (["--dim", "0"], "must be at least 1"),
@@ -443,10 +436,7 @@ def names_file(tmp_path, content):
     ],
 )
 def test_cli_bad_options(args, message):
-    result = cli(*args)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_usage_error(cli(*args), "embedding", message)
 
 
 @pytest.mark.parametrize(
@@ -460,16 +450,13 @@ def test_cli_bad_options(args, message):
 )
 def test_cli_bad_data(tmp_path, content, message):
     result = cli("--data", names_file(tmp_path, content), "--batch", "2")
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_usage_error(result, "embedding", message)
 
 
 def test_cli_batch_larger_than_data(tmp_path):
     path = names_file(tmp_path, "anna\nbob\ncleo\ndora\neve\n")
     result = cli("--data", path, "--batch", "32")
-    assert result.returncode == 2
-    assert "--batch 32 needs at least 32" in result.stderr
+    assert_usage_error(result, "embedding", "--batch 32 needs at least 32")
 
 
 def test_cli_small_unicode_file(tmp_path):

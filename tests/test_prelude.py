@@ -27,6 +27,7 @@ from micro.prelude import (
     documents,
     load_names,
     mean_nll,
+    positive_float,
     positive_int,
     read_lines,
     read_text,
@@ -579,3 +580,10 @@ def test_split_accepts_an_iterator():
 def test_mean_nll_rejects_non_finite_losses():
     with pytest.raises(ValueError, match="not finite"):
         mean_nll(lambda ids: [math.inf], [[0, 1]])
+
+
+def test_positive_float():
+    assert positive_float("0.5") == 0.5
+    for bad in ("0", "-2", "nan", "inf", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="number"):
+            positive_float(bad)

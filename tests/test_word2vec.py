@@ -37,6 +37,7 @@ from micro.word2vec import (
     unigram_weights,
     words,
 )
+from tests.clitools import assert_usage_error, run_micro
 
 
 ROOT = common.ROOT
@@ -143,7 +144,14 @@ def test_extreme_scores_give_finite_loss_and_gradients(score):
 
 def test_words_tokenizer():
     assert words("Don't use max_len, café 42x!") == [
-        "don", "t", "use", "max", "len", "caf", "x"]
+        "don",
+        "t",
+        "use",
+        "max",
+        "len",
+        "caf",
+        "x",
+    ]
     with pytest.raises(TypeError, match="must be a str"):
         words(b"bytes")
 
@@ -175,7 +183,11 @@ def test_vocabulary_is_identical_across_hash_seeds():
         env = dict(os.environ, PYTHONHASHSEED=seed)
         result = subprocess.run(
             [sys.executable, "-c", VOCAB_SCRIPT],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         outputs.add(result.stdout)
     assert len(outputs) == 1
@@ -190,8 +202,10 @@ def test_subsampling_probability_known_value():
     assert keep["x"] == pytest.approx(math.sqrt(1e-3 / 0.959))
     rng = random.Random(0)
     the = vocab.index["the"]
-    kept = sum(len(subsample([the] * 100, keep_probabilities(vocab), rng))
-               for _ in range(200))
+    kept = sum(
+        len(subsample([the] * 100, keep_probabilities(vocab), rng))
+        for _ in range(200)
+    )
     assert kept / 20000 == pytest.approx(0.1581, abs=0.01)
     with pytest.raises(ValueError, match="sample"):
         keep_probabilities(vocab, 0)
@@ -321,10 +335,7 @@ def test_empty_inputs_are_named():
 
 
 def cli(*args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "micro", "word2vec", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs,
-    )
+    return run_micro("word2vec", *args, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -338,10 +349,7 @@ def cli(*args, **kwargs):
     ],
 )
 def test_cli_bad_options(args, message):
-    result = cli(*args)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_usage_error(cli(*args), "word2vec", message)
 
 
 def test_cli_bad_files(tmp_path):
@@ -357,25 +365,26 @@ def test_cli_bad_files(tmp_path):
         (rare, "no word occurs"),
     ]:
         result = cli("--data", str(path), "--min-count", "50")
-        assert result.returncode == 2, result.stderr
-        assert message in result.stderr
-        assert "Traceback" not in result.stderr
+        assert_usage_error(result, "word2vec", message)
 
 
 def test_cli_small_file_runs(tmp_path):
     path = tmp_path / "tiny.txt"
     docs = load_docstrings()[:300]
     path.write_text("\n\n".join(docs), encoding="utf-8")
-    result = cli("--data", str(path), "--epochs", "1", "--dim", "8",
-                 "--min-count", "3")
+    result = cli(
+        "--data", str(path), "--epochs", "1", "--dim", "8", "--min-count", "3"
+    )
     assert result.returncode == 0, result.stderr
     assert "held-out pair AUC" in result.stdout
-    assert re.search(r"^step +\d+/\d+ \| loss \d+\.\d{4} \| ", result.stdout,
-                     re.M)
+    assert re.search(
+        r"^step +\d+/\d+ \| loss \d+\.\d{4} \| ", result.stdout, re.M
+    )
     assert "| word | nearest neighbours (cosine) |" in result.stdout
 
 
 # The recorded benchmark: current for the code, and on target.
+
 
 def recorded():
     return (common.RESULTS / "word2vec.txt").read_text(encoding="utf-8")
@@ -386,7 +395,8 @@ def test_recording_is_current():
     match = re.search(r"^fingerprint: (\w+) ", text, re.M)
     assert match and match[1] == common.fingerprint(bench.INPUTS), (
         "benchmarks/results/word2vec.txt measured other code or data: "
-        "re-run python -m benchmarks.word2vec --record")
+        "re-run python -m benchmarks.word2vec --record"
+    )
 
 
 def aucs(section):
@@ -394,7 +404,10 @@ def aucs(section):
         name: float(value)
         for name, value in re.findall(
             r"^  (trained vectors|untrained vectors|context frequency|PMI)"
-            r"[^\d]*?(\d\.\d{4})$", section, re.M)
+            r"[^\d]*?(\d\.\d{4})$",
+            section,
+            re.M,
+        )
     }
 
 
