@@ -1,5 +1,6 @@
 """Running the command line the way a reader does, for the CLI tests."""
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -29,3 +30,16 @@ def assert_usage_error(result, chapter, *needles):
     assert lines[-1].startswith(f"python -m micro {chapter}: error: ")
     for needle in needles:
         assert needle in lines[-1]
+
+
+def python_output(script, hash_seed):
+    """stdout of `python -c script` under the given PYTHONHASHSEED."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+    )
+    return result.stdout

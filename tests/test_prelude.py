@@ -5,11 +5,8 @@ import argparse
 import io
 import json
 import math
-import os
 import pathlib
 import random
-import subprocess
-import sys
 
 import pytest
 
@@ -33,6 +30,7 @@ from micro.prelude import (
     read_text,
     split,
 )
+from tests.clitools import python_output
 
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -255,15 +253,8 @@ def test_split_same_in_other_hash_seeds(census_split):
         "print(json.dumps(split(load_names())))"
     )
     for seed in ("0", "12345"):
-        result = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            check=True,
-        )
-        assert json.loads(result.stdout) == list(map(list, census_split))
+        output = python_output(script, hash_seed=seed)
+        assert json.loads(output) == list(map(list, census_split))
 
 
 # Vocab: 0 is the boundary, 1 any unseen character, the rest sorted.

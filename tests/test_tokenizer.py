@@ -5,11 +5,8 @@ compression figures of the chapter."""
 import codecs
 import io
 import json
-import os
 import pathlib
 import re
-import subprocess
-import sys
 import unicodedata
 
 import pytest
@@ -33,6 +30,7 @@ from micro.tokenizer import (
     train,
     train_recount,
 )
+from tests.clitools import python_output
 
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -146,17 +144,10 @@ def test_merges_do_not_depend_on_hash_seed():
         "print(json.dumps([train(docs, 150).merges,"
         " train_recount(docs[::7], 30).merges]))\n"
     )
-    outputs = []
-    for seed in ("0", "12345"):
-        result = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            check=True,
-        )
-        outputs.append(json.loads(result.stdout))
+    outputs = [
+        json.loads(python_output(script, hash_seed=seed))
+        for seed in ("0", "12345")
+    ]
     assert outputs[0] == outputs[1]
     docs = load_docstrings()[:300] + load_constitution()[:60]
     assert outputs[0][0] == [list(p) for p in train(docs, 150).merges]
