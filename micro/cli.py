@@ -16,7 +16,10 @@ CHAPTERS = {
     "word2vec": "skip-gram with negative sampling",
     "embedding": "contrastive learning (InfoNCE): meaning as geometry",
     "autograd": "a scalar reverse-mode autodiff engine",
+    "optimizers": "SGD, momentum, RMSProp and Adam, compared",
 }
+# A chapter whose module has a shorter name than the chapter.
+MODULES = {"optimizers": "optim"}
 USAGE = "usage: python -m micro [chapter] [options]"
 
 
@@ -44,5 +47,5 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
-    chapter = importlib.import_module(f"micro.{name}")
+    chapter = importlib.import_module(f"micro.{MODULES.get(name, name)}")
     return chapter.main(rest, prog=f"python -m micro {name}")
