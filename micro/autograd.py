@@ -122,10 +122,10 @@ class Value:
         if b == 0.0:
             raise ZeroDivisionError(f"div: {a!r} / 0.0 divides by zero")
         y = a / b
-        dy_db = -y / b
-        if dy_db - dy_db:
+        dy_da, dy_db = 1.0 / b, -y / b
+        if dy_da - dy_da or dy_db - dy_db:
             raise ValueError(f"div: the gradient of {a!r} / {b!r} overflows")
-        return Value(y, (self, other), (1.0 / b, dy_db))
+        return Value(y, (self, other), (dy_da, dy_db))
 
     def __rtruediv__(self, other):
         other = _lift(other)
@@ -155,6 +155,10 @@ class Value:
             raise ValueError(
                 f"pow: {x!r} ** {k!r} overflows a float"
             ) from None
+        if dy_dx - dy_dx:
+            raise ValueError(
+                f"pow: the slope of x ** {k!r} at {x!r} overflows"
+            )
         return Value(y, (self,), (dy_dx,))
 
     def exp(self):
@@ -320,9 +324,21 @@ def softmax(values):
     return [(v - lse).exp() for v in values]
 
 
+def check_shapes(W, x, b, name):
+    """ValueError unless W is [len(b)][len(x)]: zip would silently truncate."""
+    if len(W) != len(b):
+        raise ValueError(f"{name}: W has {len(W)} rows, b has {len(b)}")
+    for i, W_i in enumerate(W):
+        if len(W_i) != len(x):
+            raise ValueError(
+                f"{name}: row {i} of W has {len(W_i)} weights, x has {len(x)}"
+            )
+
+
 def linear_unfused(W, x, b):
     """W x + b with one node per multiply and per add."""
     # W: [n_out][n_in], x: [n_in], b: [n_out] -> [n_out]
+    check_shapes(W, x, b, "linear_unfused")
     return [
         sum(W_ij * x_j for W_ij, x_j in zip(W_i, x)) + b_i
         for W_i, b_i in zip(W, b)
@@ -332,6 +348,7 @@ def linear_unfused(W, x, b):
 def linear(W, x, b):
     """W x + b with one fused node per output."""
     # W: [n_out][n_in], x: [n_in], b: [n_out] -> [n_out]
+    check_shapes(W, x, b, "linear")
     x = _values(x, "linear")
     x_data = [x_j.data for x_j in x]
     out = []

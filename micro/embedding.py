@@ -68,7 +68,7 @@ def project(W, x):
 
 def normalize(h):
     """(z, r): the unit vector h / r and the length r (0 for h = 0)."""
-    r = math.sqrt(sum(h_k * h_k for h_k in h))
+    r = math.hypot(*h)  # note: no overflow from squaring huge entries
     if r == 0.0:
         return [0.0] * len(h), 0.0
     return [h_k / r for h_k in h], r
@@ -321,10 +321,15 @@ def check_names(names, batch):
             f"--batch {batch} needs at least {batch} different training "
             f"names; the data has {len(set(train_names))}"
         )
-    if len(set("".join(names))) < 2:
+    if len(set("".join(train_names))) < 2:
         raise InputError(
-            "the names must use at least two different characters, "
-            "or no typo can be made"
+            "the training names must use at least two different "
+            "characters, or no typo can be made"
+        )
+    if len(held_out) < 2:
+        raise InputError(
+            f"only {len(held_out)} name is held out; evaluation needs at "
+            "least two (give more names)"
         )
     return train_names, held_out
 
@@ -334,6 +339,7 @@ def report(
 ):
     """Train, then print retrieval and cosine figures for three methods."""
     out = out or sys.stdout
+    names = list(dict.fromkeys(names))  # note: a repeated line is one name
     train_names, held_out = check_names(names, batch)
     print(
         f"names: {len(names):,} ({len(train_names):,} train, "

@@ -544,3 +544,19 @@ def test_cli_bad_data_exits_2(tmp_path, data, needle):
     path = tmp_path / "bad.txt"
     path.write_bytes(data)
     assert_usage_error(micro("--data", path), "autograd", needle)
+
+
+def test_linear_rejects_mismatched_shapes():
+    W = [[Value(1.0), Value(2.0)]]
+    for layer in (linear, linear_unfused):
+        with pytest.raises(ValueError, match="row 0 of W has 2 weights"):
+            layer(W, [Value(1.0)], [Value(0.0)])
+        with pytest.raises(ValueError, match="W has 1 rows, b has 2"):
+            layer(W, [Value(1.0)] * 2, [Value(0.0)] * 2)
+
+
+def test_overflowing_slopes_raise():
+    with pytest.raises(ValueError, match="div: the gradient"):
+        Value(0.0) / Value(1e-310)
+    with pytest.raises(ValueError, match="pow: the slope"):
+        Value(2.0) ** 1023.5

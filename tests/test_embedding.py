@@ -469,3 +469,25 @@ def test_cli_small_unicode_file(tmp_path):
     assert "8 x 16,384 = 131,072 parameters" in result.stdout
     assert re.search(r"step 5/5 \| loss \d+\.\d{4} \| ", result.stdout)
     assert "learned projection (8)" in result.stdout
+
+
+def test_cli_training_alphabet_and_held_out_size(tmp_path):
+    # One training character only: no typo can be made of a training name.
+    lines = ["a" * n for n in range(1, 12)] + ["b" * 24]
+    path = names_file(tmp_path, "\n".join(lines) + "\n")
+    result = cli("--data", path, "--batch", "2", "--steps", "3")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_repeated_lines_count_once(tmp_path):
+    names = load_names()[:600]
+    once = names_file(tmp_path, "\n".join(names) + "\n")
+    twice = tmp_path / "twice.txt"
+    twice.write_text("\n".join(names + names) + "\n")
+    args = ["--steps", "5", "--batch", "8", "--dim", "8"]
+
+    def untimed(path):
+        return re.sub(r"\d+\.\ds\b", "", cli("--data", path, *args).stdout)
+
+    assert untimed(once) == untimed(str(twice))
