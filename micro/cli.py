@@ -17,6 +17,7 @@ CHAPTERS = {
     "embedding": "contrastive learning (InfoNCE): meaning as geometry",
     "autograd": "a scalar reverse-mode autodiff engine",
     "optimizers": "SGD, momentum, RMSProp and Adam, compared",
+    "gpt": "a decoder-only transformer: sequences become predictions",
 }
 # A chapter whose module has a shorter name than the chapter.
 MODULES = {"optimizers": "optim"}
