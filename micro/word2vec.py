@@ -100,7 +100,7 @@ def skipgram_pairs(ids, window=2):
     return pairs
 
 
-def keep_probabilities(vocab, sample=1e-3):
+def keep_probabilities(vocab, sample=1e-2):
     """[V] chance of keeping each occurrence of a word when subsampling."""
     if not sample > 0:
         raise ValueError(f"sample must be > 0, got {sample!r}")
@@ -192,6 +192,28 @@ def sgd_step(W_in, W_out, centre, outputs, lr):
     return loss
 
 
+def fast_sgd_step(W_in, W_out, centre, outputs, lr):
+    """sgd_step with sgns_grads written inline: same result, less overhead."""
+    v = W_in[centre]
+    us = [W_out[o] for o in outputs]  # [k + 1][d] the rows before the step
+    loss = 0.0
+    grad_v = [0.0] * len(v)
+    for j, (o, u) in enumerate(zip(outputs, us)):
+        s = sum(map(mul, u, v))
+        e = math.exp(-abs(s))
+        y = 1.0 if j == 0 else 0.0
+
+        # loss -= log_sigmoid(+s or -s); g_j = sigmoid(s) - y
+        loss -= min(s if j == 0 else -s, 0.0) - math.log1p(e)
+        g_j = (1.0 / (1.0 + e) if s >= 0 else e / (1.0 + e)) - y
+
+        grad_v = [a + g_j * b for a, b in zip(grad_v, u)]
+        step = lr * g_j
+        W_out[o] = [a - step * b for a, b in zip(W_out[o], v)]
+    W_in[centre] = [a - lr * b for a, b in zip(v, grad_v)]
+    return loss
+
+
 class SGNS:
     """Trained skip-gram vectors: W_in and W_out are [V][d]."""
 
@@ -211,10 +233,10 @@ def train(
     vocab,
     dim=32,
     epochs=2,
-    negatives=5,
+    negatives=1,
     window=2,
     lr=0.1,
-    sample=1e-3,
+    sample=1e-2,
     seed=0,
     progress=None,
 ):
@@ -239,12 +261,13 @@ def train(
             eta = lr * max(1e-4, 1.0 - read / total)
 
             # One step per (centre, context) pair, with k fresh negatives.
-            for centre, context in skipgram_pairs(
-                subsample(ids, keep, rng), window
-            ):
-                outputs = [context, *draw(cum, rng, negatives)]
-                loss_sum += sgd_step(W_in, W_out, centre, outputs, eta)
-                pair_count += 1
+            pairs = skipgram_pairs(subsample(ids, keep, rng), window)
+            drawn = draw(cum, rng, negatives * len(pairs))
+            for p, (centre, context) in enumerate(pairs):
+                negs = drawn[p * negatives : (p + 1) * negatives]
+                outputs = [context, *negs]
+                loss_sum += fast_sgd_step(W_in, W_out, centre, outputs, eta)
+            pair_count += len(pairs)
 
             step += 1
             # note: a document too short for a pair has no loss to show
@@ -427,8 +450,8 @@ def main(argv=None, prog="python -m micro word2vec"):
     parser.add_argument(
         "--negatives",
         type=positive_int,
-        default=5,
-        help="negatives per true pair (default 5)",
+        default=1,
+        help="negatives per true pair (default 1)",
     )
     parser.add_argument(
         "--min-count",
