@@ -48,8 +48,11 @@ from micro.prelude import (
 from micro.tokenizer import check_save_path
 
 
+MAX_SIZE = 100_000  # far above any model a scalar engine can train
+
+
 class Config:
-    """The sizes of a GPT; every field is a whole number >= 1."""
+    """The sizes of a GPT; every field is a whole number in [1, MAX_SIZE]."""
 
     FIELDS = (
         "vocab_size",
@@ -71,9 +74,10 @@ class Config:
     ):
         values = (vocab_size, n_embd, n_head, n_layer, n_hidden, block_size)
         for name, value in zip(self.FIELDS, values):
-            if type(value) is not int or value < 1:
+            if type(value) is not int or not 1 <= value <= MAX_SIZE:
                 raise ValueError(
-                    f"{name} must be a whole number >= 1, got {value!r}"
+                    f"{name} must be a whole number in [1, {MAX_SIZE:,}], "
+                    f"got {value!r}"
                 )
             setattr(self, name, value)
         if n_embd % n_head:
@@ -89,21 +93,30 @@ class Config:
 
     def shapes(self):
         """(name, shape) of every weight, in a fixed order."""
+        return list(self.iter_shapes())
+
+    def iter_shapes(self):
+        """The same, one at a time: for reading a file that may lie."""
         V, C, T = self.vocab_size, self.n_embd, self.block_size
-        H = self.n_hidden
-        shapes = [("wte", (V, C)), ("wpe", (T, C))]
+        yield from [("wte", (V, C)), ("wpe", (T, C))]
         for layer in range(self.n_layer):
-            for name, n_out, n_in in [
-                ("q", C, C),
-                ("k", C, C),
-                ("v", C, C),
-                ("o", C, C),
-                ("1", H, C),
-                ("2", C, H),
-            ]:
-                shapes.append((f"{layer}.W_{name}", (n_out, n_in)))
-                shapes.append((f"{layer}.b_{name}", (n_out,)))
-        shapes += [("W_out", (V, C)), ("b_out", (V,))]
+            yield from self.block_shapes(layer)
+        yield from [("W_out", (V, C)), ("b_out", (V,))]
+
+    def block_shapes(self, layer):
+        """(name, shape) of the weights of one layer."""
+        C, H = self.n_embd, self.n_hidden
+        shapes = []
+        for name, n_out, n_in in [
+            ("q", C, C),
+            ("k", C, C),
+            ("v", C, C),
+            ("o", C, C),
+            ("1", H, C),
+            ("2", C, H),
+        ]:
+            shapes.append((f"{layer}.W_{name}", (n_out, n_in)))
+            shapes.append((f"{layer}.b_{name}", (n_out,)))
         return shapes
 
     def n_params(self):
@@ -368,6 +381,8 @@ class Trained:
         self.losses = []  # training loss of every step
         self.curve = []  # (step, mean training loss, val loss or None)
         self.tokens = 0  # predictions trained on
+        self.pieces = 0  # windows trained on, repeats counted
+        self.passes = 0.0  # pieces / the number of distinct windows
         self.cpu = 0.0  # CPU seconds in training steps, evaluation excluded
 
     def tokens_per_second(self):
@@ -386,13 +401,15 @@ def train(
     val_items=None,
 ):
     """Train model on items (str); val loss on every progress line."""
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if type(value) is not int or value < 1:
+            raise ValueError(
+                f"{name} must be a whole number >= 1, got {value!r}"
+            )
+    pieces = training_pieces(model, items)
+    if not pieces:
+        raise ValueError("items is empty: there is nothing to train on")
     rng = random.Random(seed)
-    T = model.config.block_size
-    pieces = [
-        piece
-        for item in items
-        for piece in windows(model.vocab.encode(item), T)
-    ]
     opt = Adam(model.parameters(), lr, beta1=0.9, beta2=0.99)
     schedule = WarmupCosine(lr, max(1, steps // 20), steps)
     result, order, since = Trained(), [], []
@@ -416,13 +433,25 @@ def train(
         opt.step()
         result.cpu += time.process_time() - start
         result.tokens += len(losses)
+        result.pieces += len(batch)
         result.losses.append(loss.data)
         since.append(loss.data)
         if progress is not None and progress.due(t):
             point = _report(model, t, since, val_items, progress)
             result.curve.append(point)
             since = []
+    result.passes = result.pieces / len(pieces)
     return result
+
+
+def training_pieces(model, items):
+    """The windows of every item: what one pass over the data trains on."""
+    T = model.config.block_size
+    return [
+        piece
+        for item in items
+        for piece in windows(model.vocab.encode(item), T)
+    ]
 
 
 def _report(model, t, since, val_items, progress):
@@ -465,20 +494,26 @@ def pick(z, rng, temperature=1.0, top_k=None):
 
 
 def generate(model, rng, temperature=1.0, top_k=None, max_len=50, w=None):
-    """One sampled item (str) of at most max_len symbols."""
+    """(item, cut): a sampled item (str) of at most max_len symbols, and
+    whether it was cut off there instead of ending by itself."""
     check_sampling(temperature, top_k)
+    if type(max_len) is not int or max_len < 0:
+        raise ValueError(
+            f"max_len must be a whole number >= 0, got {max_len!r}"
+        )
     reader = Reader(model, w)
     out, token = [], BOUNDARY
-    while len(out) < max_len:
+    while True:
         token = pick(reader.feed(token), rng, temperature, top_k)
         if token == BOUNDARY:
-            break
+            return model.vocab.decode(out), False
+        if len(out) == max_len:  # one symbol too many: cut off
+            return model.vocab.decode(out), True
         out.append(token)
-    return model.vocab.decode(out)
 
 
 def samples(model, n, seed=0, temperature=1.0, top_k=None, max_len=50):
-    """n items sampled with random.Random(seed)."""
+    """n (item, cut) pairs sampled with random.Random(seed)."""
     rng, w = random.Random(seed), model.floats()
     return [
         generate(model, rng, temperature, top_k, max_len, w) for _ in range(n)
@@ -486,7 +521,9 @@ def samples(model, n, seed=0, temperature=1.0, top_k=None, max_len=50):
 
 
 def novelty(drawn, train_items):
-    """The share of drawn items that are not in the training items."""
+    """The share of drawn items (str) that are not in the training items."""
+    if not drawn:
+        raise ValueError("drawn is empty: there is no share to compute")
     seen = set(train_items)
     return sum(item not in seen for item in drawn) / len(drawn)
 
@@ -556,13 +593,22 @@ def save(model, path):
 
 def load(path, vocab=None):
     """A GPT read from a file written by save; InputError if it is bad."""
-    lines = read_text(path).splitlines()
+    shown = shown_path(path)
+    try:
+        lines = read_text(path).splitlines()
+    except InputError as error:
+        raise InputError(as_given(path, error)) from None
 
     def fail(number, message):
-        raise InputError(f"{path}:{number}: {message}")
+        raise InputError(f"{shown}:{number}: {message}")
 
     if lines[0] != MAGIC:
         fail(1, f"not a micro GPT file (expected {MAGIC!r})")
+    end = len(lines)  # lines[0] is not blank, so this stops
+    while not lines[end - 1].strip():
+        end -= 1
+    if end < len(lines) and lines[end - 1].startswith("sha256 "):
+        fail(end + 1, "blank lines after the checksum line: remove them")
     if not lines[-1].startswith("sha256 "):
         fail(len(lines), "no checksum line at the end: the file is truncated")
     if lines[-1] != f"sha256 {checksum(lines[:-1])}":
@@ -575,20 +621,59 @@ def load(path, vocab=None):
     model = GPT(config, Vocab(chars), weights)
     if vocab is not None and vocab.chars != model.vocab.chars:
         raise InputError(
-            f"{path}: the model's vocabulary ({len(model.vocab.chars)} "
+            f"{shown}: the model's vocabulary ({len(model.vocab.chars)} "
             f"characters: {''.join(model.vocab.chars)!r}) is not the data's "
             f"({len(vocab.chars)} characters: {''.join(vocab.chars)!r})"
+        )
+    if not _finite_outputs(model):
+        raise InputError(
+            f"{shown}: the weights give logits that are not finite numbers "
+            "(some weights are far too large)"
         )
     return model
 
 
+def _finite_outputs(model):
+    """True if reading each symbol, and every position, gives finite logits."""
+    w = model.floats()
+    try:
+        outputs = [Reader(model, w).feed(i) for i in range(len(model.vocab))]
+        reader = Reader(model, w)
+        for _ in range(model.config.block_size):
+            outputs.append(reader.feed(BOUNDARY))
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return False
+    return all(math.isfinite(z) for logits in outputs for z in logits)
+
+
+def shown_path(path):
+    """path as the user typed it, quoted if a Path would print it otherwise."""
+    text = str(path)
+    return text if text == str(pathlib.Path(text)) else repr(text)
+
+
+def as_given(path, error):
+    """error's message, with its leading path as the user typed it."""
+    message = str(error)
+    prefix = f"{pathlib.Path(path)}:"
+    if message.startswith(prefix):
+        message = shown_path(path) + ":" + message[len(prefix) :]
+    return message
+
+
 def _read_config(line, fail):
     parts = line.split(" ")
-    fields = parts[1::2]
-    if parts[0] != "config" or tuple(fields) != Config.FIELDS:
+    fields, values = parts[1::2], parts[2::2]
+    n = len(Config.FIELDS)
+    if parts[0] != "config" or len(parts) != 1 + 2 * n:
         fail("expected 'config " + " N ".join(Config.FIELDS) + " N'")
+    if tuple(fields) != Config.FIELDS:
+        fail("expected 'config " + " N ".join(Config.FIELDS) + " N'")
+    for name, x in zip(fields, values):
+        if not (x.isascii() and x.isdigit() and len(x) <= 9):
+            fail(f"{name} must be written as digits 0-9, got {x!r}")
     try:
-        return Config(*(int(x) for x in parts[2::2]))
+        return Config(*(int(x) for x in values))
     except ValueError as error:
         fail(f"bad sizes ({error})")
 
@@ -614,7 +699,9 @@ def _read_vocab(line, config, fail):
 def _read_weights(lines, config, fail):
     weights, number = {}, 4  # the line number being read
     end = len(lines)  # the checksum line
-    for name, shape in config.shapes():
+    # note: one shape at a time, so a config of 100,000 layers in a file of
+    # one layer fails at the first missing line, before building the rest.
+    for name, shape in config.iter_shapes():
         expected = f"{name} {' '.join(map(str, shape))}"
         if number >= end:
             fail(number, f"the file ends before {expected!r}")
@@ -676,24 +763,47 @@ def report(model, train_items, val_items, args, trained=None, out=None):
     )
     if trained is not None:
         print(
-            f"training: {trained.tokens:,} tokens in {trained.cpu:.1f}s CPU, "
-            f"{trained.tokens_per_second():,.0f} tokens/s",
+            f"training: {trained.pieces:,} windows ({trained.passes:.2f} "
+            f"passes over the training data), {trained.tokens:,} tokens in "
+            f"{trained.cpu:.1f}s CPU, {trained.tokens_per_second():,.0f} "
+            "tokens/s",
             file=out,
         )
     # note: no sample needs to be longer than the longest training item.
     T, k, n = args.temperature, args.top_k, max(map(len, train_items))
     top = "" if k is None else f", top-k {k}"
     drawn = samples(model, args.samples, args.seed, T, k, n)
-    print(f"samples (temperature {T:g}{top}): {', '.join(drawn)}", file=out)
+    shown = ", ".join(show_sample(item, cut) for item, cut in drawn)
+    print(f"samples (temperature {T:g}{top}): {shown}", file=out)
     many = samples(model, NOVELTY_SAMPLES, args.seed + 1, T, k, n)
-    share = novelty(many, train_items)
-    print(
-        f"new names: {share:.1%} of {NOVELTY_SAMPLES:,} samples are not "
-        "in the training data",
-        file=out,
-    )
+    print(novelty_line(many, train_items, n), file=out)
     show_attention(model, val_items[0], out=out)
     return val, baseline
+
+
+def show_sample(item, cut):
+    """A sample as printed: '(empty)', or a trailing '…' if cut off."""
+    if cut:
+        return item + "…"
+    return item or "(empty)"
+
+
+def novelty_line(drawn, train_items, max_len):
+    """The report's line on new names among (item, cut) pairs drawn."""
+    finished = [item for item, cut in drawn if not cut]
+    cut = len(drawn) - len(finished)
+    left_out = f"{cut:,} cut off at {max_len} characters, not counted"
+    if not finished:
+        return (
+            f"new names: none of {len(drawn):,} samples finished ({left_out})"
+        )
+    seen = set(train_items)
+    new = {item for item in finished if item not in seen}
+    share = novelty(finished, train_items)
+    return (
+        f"new names: {share:.1%} of {len(finished):,} finished samples are "
+        f"not in the training data ({len(new):,} distinct; {left_out})"
+    )
 
 
 def non_negative_float(text):
@@ -724,8 +834,8 @@ def main(argv=None, prog="python -m micro gpt"):
     add(
         "--steps",
         type=positive_int,
-        default=DEFAULT_STEPS,
-        help=f"training steps (default {DEFAULT_STEPS})",
+        default=None,
+        help=f"training steps (default {DEFAULT_STEPS}; not with --load)",
     )
     add("--save", metavar="PATH", help="write the trained weights to PATH")
     add("--load", metavar="PATH", help="load weights instead of training")
@@ -749,8 +859,17 @@ def main(argv=None, prog="python -m micro gpt"):
     )
 
     def body(args):
+        if args.load is not None and args.steps is not None:
+            raise InputError(
+                "--steps trains a new model; --load uses a trained one: "
+                "give one of them"
+            )
+        steps = DEFAULT_STEPS if args.steps is None else args.steps
         if args.save is not None:
-            check_save_path(args.save)  # before training, not after
+            try:
+                check_save_path(args.save)  # before training, not after
+            except InputError as error:
+                raise InputError(as_given(args.save, error)) from None
         names = load_names(args.data)
         try:
             train_items, val_items = split(names)
@@ -763,11 +882,11 @@ def main(argv=None, prog="python -m micro gpt"):
             model = GPT.new(vocab, seed=args.seed)
         describe(model, train_items, val_items, sys.stdout)
         if args.load is None:
-            progress = Progress(args.steps, every=max(1, args.steps // 5))
+            progress = Progress(steps, every=max(1, steps // 5))
             trained = train(
                 model,
                 train_items,
-                args.steps,
+                steps,
                 seed=args.seed,
                 progress=progress,
                 val_items=val_items,
@@ -778,8 +897,8 @@ def main(argv=None, prog="python -m micro gpt"):
                 save(model, args.save)
             except OSError as error:
                 raise InputError(
-                    f"{args.save}: cannot write ({error.strerror})"
+                    f"{shown_path(args.save)}: cannot write ({error.strerror})"
                 ) from None
-            print(f"saved the weights to {args.save}")
+            print(f"saved the weights to {shown_path(args.save)}")
 
     return run(parser, argv, body)

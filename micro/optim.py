@@ -41,17 +41,25 @@ def _in_range(name, value, low, high):
 class Optimizer:
     """Parameters, a learning rate lr, and t, the number of steps taken.
 
-    Subclasses define update(g): move self.params given their gradients g.
+    Subclasses define update(g) -> (theta, state): the new value of every
+    parameter and the new lists of their per-parameter state, by name.
     """
 
     def __init__(self, params, lr):
         self.params = list(params)
         if not self.params:
             raise ValueError("params is empty: pass the Values to train")
+        first = {}  # id of a Value -> its first index
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
                 kind = type(p).__name__
                 raise TypeError(f"params[{i}] is a {kind}, not a Value")
+            j = first.setdefault(id(p), i)
+            if j != i:
+                raise ValueError(
+                    f"params[{i}] is params[{j}] again: it would be "
+                    "stepped twice"
+                )
         self.lr = lr
         self.t = 0
 
@@ -70,13 +78,28 @@ class Optimizer:
             if g_i - g_i:  # inf - inf and nan - nan are nan, which is true
                 raise ValueError(f"the gradient of params[{i}] is {g_i}")
         self.t += 1
-        self.update(g)
-        for i, p in enumerate(self.params):
-            if p.data - p.data:
+        theta, state = self.update(g)
+
+        # Commit only a step that stays in the float range.
+        bad = _first_not_finite(theta)
+        if bad is not None:
+            self.t -= 1
+            raise ValueError(
+                f"step {self.t + 1}: params[{bad}] would leave the float "
+                f"range (lr {self.lr:g} is too large)"
+            )
+        for name, values in state.items():
+            bad = _first_not_finite(values)
+            if bad is not None:
+                self.t -= 1
                 raise ValueError(
-                    f"step {self.t}: params[{i}] left the float range "
-                    f"(lr {self.lr:g} is too large)"
+                    f"step {self.t + 1}: {name} of params[{bad}] would "
+                    "leave the float range (the gradient is too large)"
                 )
+        for p, theta_i in zip(self.params, theta):
+            p.data = theta_i
+        for name, values in state.items():
+            setattr(self, name, values)
 
     def update(self, g):
         raise NotImplementedError
@@ -85,13 +108,21 @@ class Optimizer:
         zero_grad(self.params)
 
 
+def _first_not_finite(values):
+    """The index of the first inf or nan in values, else None."""
+    for i, x in enumerate(values):
+        if x - x:
+            return i
+    return None
+
+
 class SGD(Optimizer):
     """Plain gradient descent: theta -= lr * g."""
 
     def update(self, g):
         eta = self.lr
-        for p, g_i in zip(self.params, g):
-            p.data -= eta * g_i
+        theta = [p.data - eta * g_i for p, g_i in zip(self.params, g)]
+        return theta, {}
 
 
 class Momentum(Optimizer):
@@ -103,10 +134,10 @@ class Momentum(Optimizer):
         self.m = [0.0] * len(self.params)
 
     def update(self, g):
-        eta, mu, m = self.lr, self.mu, self.m
-        for i, p in enumerate(self.params):
-            m[i] = mu * m[i] + g[i]
-            p.data -= eta * m[i]
+        eta, mu = self.lr, self.mu
+        m = [mu * m_i + g_i for m_i, g_i in zip(self.m, g)]
+        theta = [p.data - eta * m_i for p, m_i in zip(self.params, m)]
+        return theta, {"m": m}
 
 
 def _eps(eps):
@@ -126,10 +157,16 @@ class RMSProp(Optimizer):
         self.v = [0.0] * len(self.params)
 
     def update(self, g):
-        eta, beta2, eps, v = self.lr, self.beta2, self.eps, self.v
-        for i, p in enumerate(self.params):
-            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-            p.data -= eta * g[i] / (math.sqrt(v[i]) + eps)
+        eta, beta2, eps = self.lr, self.beta2, self.eps
+        v = [
+            beta2 * v_i + (1 - beta2) * g_i * g_i
+            for v_i, g_i in zip(self.v, g)
+        ]
+        theta = [
+            p.data - eta * g_i / (math.sqrt(v_i) + eps)
+            for p, g_i, v_i in zip(self.params, g, v)
+        ]
+        return theta, {"v": v}
 
 
 class Adam(Optimizer):
@@ -145,15 +182,19 @@ class Adam(Optimizer):
 
     def update(self, g):
         eta, beta1, beta2, eps = self.lr, self.beta1, self.beta2, self.eps
-        m, v = self.m, self.v
         correction1 = 1 - beta1**self.t
         correction2 = 1 - beta2**self.t
-        for i, p in enumerate(self.params):
-            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-            m_hat = m[i] / correction1
-            v_hat = v[i] / correction2
-            p.data -= eta * m_hat / (math.sqrt(v_hat) + eps)
+        m = [beta1 * m_i + (1 - beta1) * g_i for m_i, g_i in zip(self.m, g)]
+        v = [
+            beta2 * v_i + (1 - beta2) * g_i * g_i
+            for v_i, g_i in zip(self.v, g)
+        ]
+        theta = []
+        for p, m_i, v_i in zip(self.params, m, v):
+            m_hat = m_i / correction1
+            v_hat = v_i / correction2
+            theta.append(p.data - eta * m_hat / (math.sqrt(v_hat) + eps))
+        return theta, {"m": m, "v": v}
 
 
 class WarmupCosine:
@@ -165,16 +206,16 @@ class WarmupCosine:
         self.final = _number("final", final)
         if not 0.0 <= self.final <= 1.0:
             raise ValueError(f"final must be in [0, 1], got {final}")
-        if not (isinstance(total, int) and total >= 1):
+        if not (type(total) is int and total >= 1):
             raise ValueError(f"total must be a whole number >= 1, got {total}")
-        if not (isinstance(warmup, int) and 0 <= warmup <= total):
+        if not (type(warmup) is int and 0 <= warmup <= total):
             raise ValueError(
                 f"warmup must be a whole number in [0, total], got {warmup}"
             )
         self.warmup, self.total = warmup, total
 
     def __call__(self, t):
-        if not (isinstance(t, int) and t >= 1):
+        if not (type(t) is int and t >= 1):
             raise ValueError(
                 f"the step t must be a whole number >= 1, got {t}"
             )

@@ -23,9 +23,8 @@ the nav and of the sitemap and checks that:
 Then: math renders after an instant-navigation page swap too, the search
 box finds a chapter by a word from it, and the light/dark toggle switches
 `data-md-color-scheme` between default and slate and keeps the choice.
-Two checks wait for later work and are strict xfails, so they fail loudly
-the day they start passing: every chapter has a figure, and a notebook
-page's download link fetches the notebook.
+Every chapter has a figure, and a notebook page's download link fetches
+the notebook.
 
 Without Chromium or playwright the module is skipped with the reason,
 except under CI (the CI variable set), where that is a failure.
@@ -441,7 +440,6 @@ def test_math_renders_after_instant_navigation(site, watch):
 # --- figures ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="figures are not built yet (issue 6)")
 def test_every_chapter_has_a_figure(site, browser):
     base, _ = site
     # Figures are plain <img>: no need to run the pages' scripts (KaTeX).
@@ -547,16 +545,16 @@ FETCH = """async (href) => {
 }"""
 
 
-@pytest.mark.xfail(
-    strict=True, reason="notebook pages are not built yet (issue 6)"
-)
 def test_notebook_download_works(site, watch):
     base, _ = site
     notebooks = [f for f in NAV_FILES if is_notebook(f, page_html(site, f))]
     assert notebooks, "no notebook page in the site"
     for file in notebooks:
         page = open_page(watch, base + page_path(file))
-        links = page.locator('a[download], a[href$=".ipynb"]')
+        # note: the edit link also ends in .ipynb but leaves the site.
+        links = page.locator(
+            'a[download], a[href$=".ipynb"]:not([rel~="edit"])'
+        )
         assert links.count(), f"{file}: no notebook download link"
         for i in range(links.count()):
             link = links.nth(i)

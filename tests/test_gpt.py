@@ -307,12 +307,68 @@ def test_softmax_is_finite_for_huge_logits():
 def test_generation_slides_past_the_window():
     model = tiny(block_size=3)
     model.weights["b_out"][BOUNDARY].data = -1e3  # never ends by itself
-    name = generate(model, random.Random(0), max_len=20)
-    assert len(name) == 20
+    name, cut = generate(model, random.Random(0), max_len=20)
+    assert len(name) == 20 and cut
+
+
+def test_a_sample_says_whether_it_was_cut_off():
+    model = tiny()
+    model.weights["b_out"][BOUNDARY].data = 1e3  # ends at once
+    assert generate(model, random.Random(0), max_len=3) == ("", False)
+    assert generate(model, random.Random(0), max_len=0) == ("", False)
+    model.weights["b_out"][BOUNDARY].data = -1e3  # never ends
+    assert generate(model, random.Random(0), max_len=0) == ("", True)
+    # A name of exactly max_len symbols that then ends is not cut off.
+    model.weights["b_out"][BOUNDARY].data = 0.0
+    drawn = samples(model, 300, seed=2, max_len=3)
+    assert {cut for _, cut in drawn} == {False, True}
+    assert all(len(item) <= 3 for item, _ in drawn)
+    assert any(len(item) == 3 and not cut for item, cut in drawn)
+    assert all(len(item) == 3 for item, cut in drawn if cut)
+    with pytest.raises(ValueError, match="max_len"):
+        generate(model, random.Random(0), max_len=-1)
 
 
 def test_novelty():
     assert novelty(["a", "b", "c", "a"], ["a"]) == 0.5
+    with pytest.raises(ValueError, match="drawn is empty"):
+        novelty([], ["a"])
+
+
+def test_novelty_line_leaves_cut_off_samples_out():
+    from micro.gpt import novelty_line, show_sample
+
+    drawn = [("anna", False), ("zed", False), ("zed", False), ("qq", True)]
+    line = novelty_line(drawn, ["anna"], 2)
+    assert line.startswith("new names: 66.7% of 3 finished samples")
+    assert "(1 distinct; 1 cut off at 2 characters, not counted)" in line
+    assert "none of 2 samples finished" in novelty_line(
+        [("a", True)] * 2, [], 1
+    )
+    assert show_sample("qq", True) == "qq\u2026"
+    assert show_sample("", False) == "(empty)"
+    assert show_sample("ab", False) == "ab"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(items=[]), "items is empty"),
+        (dict(batch_size=0), "batch_size must be"),
+        (dict(batch_size=True), "batch_size must be"),
+        (dict(steps=0), "steps must be"),
+        (dict(steps=2.0), "steps must be"),
+    ],
+)
+def test_train_rejects_bad_arguments(kwargs, message):
+    args = {"items": NAMES, "steps": 2, "batch_size": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train(tiny(), args.pop("items"), **args)
+
+
+def test_train_counts_passes_over_the_data():
+    run = train(tiny(), NAMES, steps=3, batch_size=4)
+    assert run.pieces == 12 and run.passes == 12 / len(NAMES)
 
 
 # -- saving and loading
@@ -402,6 +458,58 @@ def test_corrupted_file_is_rejected(tmp_path):
 def test_mismatched_file_is_rejected(tmp_path, edit, message):
     path = _saved(tmp_path, edit)
     with pytest.raises(InputError, match=re.escape(message)):
+        load(path)
+
+
+def _config_line(**sizes):
+    values = {**dict(vocab_size=7, **TINY, n_layer=1), **sizes}
+    fields = ("vocab_size", "n_embd", "n_head", "n_layer", "n_hidden")
+    return "config " + " ".join(
+        f"{f} {values[f]}" for f in (*fields, "block_size")
+    )
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (_config_line(n_layer=100_000_000), "n_layer must be a whole number"),
+        (_config_line(n_layer=100_000), "expected '1.W_q 4 4'"),
+        (_config_line(vocab_size="+7"), "vocab_size must be written as"),
+        (_config_line(n_embd="4_0"), "n_embd must be written as"),
+        (_config_line(n_head="\u0662"), "n_head must be written as"),
+        (_config_line().rsplit(" ", 1)[0], "expected 'config"),
+        (_config_line() + " 1", "expected 'config"),
+    ],
+)
+def test_signed_but_bad_config_is_rejected_quickly(tmp_path, config, message):
+    path = _saved(tmp_path, lambda ls: [ls[0], config, *ls[2:]])
+    with pytest.raises(InputError, match=re.escape(message)):
+        load(path)
+
+
+def test_signed_but_extreme_weights_are_rejected(tmp_path):
+    def is_row(line):
+        try:
+            return [float(x) for x in line.split(" ")] != []
+        except ValueError:
+            return False
+
+    def huge(lines):  # every weight finite, but the largest float there is
+        return [
+            " ".join(["1.7e308"] * len(line.split(" ")))
+            if is_row(line)
+            else line
+            for line in lines
+        ]
+
+    with pytest.raises(InputError, match="logits that are not finite"):
+        load(_saved(tmp_path, huge))
+
+
+def test_blank_line_after_the_checksum_is_named(tmp_path):
+    path = _saved(tmp_path)
+    path.write_text(path.read_text() + "\n\n")
+    with pytest.raises(InputError, match="blank lines after the checksum"):
         load(path)
 
 
@@ -523,6 +631,29 @@ def test_cli_bad_files(tmp_path, names_file):
         "gpt",
         "does not exist",
     )
+    assert_usage_error(
+        run_micro("gpt", "--save", ""), "gpt", "'': not a file name"
+    )
+    assert_usage_error(
+        run_micro("gpt", "--load", ""), "gpt", "'': is a folder"
+    )
+    assert_usage_error(
+        run_micro("gpt", "--load", saved, "--steps", "5"),
+        "gpt",
+        "--steps trains a new model",
+    )
+
+
+def test_cli_marks_cut_off_samples(names_file):
+    result = run_micro(
+        "gpt", "--data", names_file, "--steps", "1", "--samples", "20"
+    )
+    assert result.returncode == 0, result.stderr
+    line = re.search(r"^new names: .*$", result.stdout, re.M)[0]
+    cut = int(re.search(r"; ([\d,]+) cut off at \d+ characters", line)[1])
+    assert cut > 0  # a model trained for one step rarely ends a name
+    samples_line = re.search(r"^samples .*$", result.stdout, re.M)[0]
+    assert "\u2026" in samples_line
 
 
 # -- the recorded benchmark

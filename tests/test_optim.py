@@ -238,6 +238,15 @@ def test_schedule_rejects_step_zero():
         WarmupCosine(0.1, 1, 10)(0)
 
 
+def test_schedule_rejects_bools():
+    with pytest.raises(ValueError, match="total"):
+        WarmupCosine(0.1, 0, True)
+    with pytest.raises(ValueError, match="warmup"):
+        WarmupCosine(0.1, True, 10)
+    with pytest.raises(ValueError, match="step"):
+        WarmupCosine(0.1, 1, 10)(True)
+
+
 # Bad arguments and bad numbers.
 
 
@@ -293,15 +302,54 @@ def test_a_step_past_the_float_range_is_named_not_inf():
     w = Value(1e300)
     opt = SGD([w], 1e10)
     w.grad = 1e300
-    with pytest.raises(ValueError, match=r"params\[0\] left the float range"):
+    with pytest.raises(ValueError, match=r"params\[0\] would leave the float"):
         opt.step()
+    # Nothing was written: the parameter, the state and t are as before.
+    assert w.data == 1e300 and opt.t == 0
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_a_refused_step_changes_nothing(name):
+    # params[1] cannot take the step (nor can params[0] under RMSProp's
+    # first step of 10 lr): neither moves.
+    params = [Value(1.0), Value(-1e308)]
+    opt = OPTIMIZERS[name](params, 1e308)
+    state = {k: list(getattr(opt, k)) for k in ("m", "v") if hasattr(opt, k)}
+    for p in params:
+        p.grad = 1.0
+    with pytest.raises(ValueError, match=r"params\[[01]\] would leave"):
+        opt.step()
+    assert [p.data for p in params] == [1.0, -1e308]
+    assert opt.t == 0
+    assert {k: getattr(opt, k) for k in state} == state
+    opt.lr = 0.1  # a smaller rate then steps normally
+    opt.step()
+    assert opt.t == 1 and params[0].data < 1.0
+
+
+def test_a_gradient_too_large_to_square_is_refused():
+    w = Value(0.0)
+    opt = Adam([w], 0.01)
+    w.grad = 1e200  # g * g overflows: v would be inf and w frozen for good
+    with pytest.raises(ValueError, match=r"v of params\[0\] would leave"):
+        opt.step()
+    assert w.data == 0.0 and opt.v == [0.0] and opt.t == 0
+
+
+@pytest.mark.parametrize("make", list(OPTIMIZERS.values()))
+def test_a_repeated_parameter_is_refused(make):
+    w, u = Value(1.0), Value(2.0)
+    with pytest.raises(ValueError, match=r"params\[2\] is params\[0\]"):
+        make([w, u, w], 0.1)
+    make([w, Value(1.0)], 0.1)  # equal values, different parameters: fine
 
 
 def test_adam_huge_and_tiny_gradients_stay_finite():
-    for g in (1e-300, 1e150, 1e200):
+    for g in (1e-300, 1e150):  # 1e200 squared overflows: refused, below
         w = Value(0.0)
         step_with(Adam([w], 0.01), [g])
         assert math.isfinite(w.data) and abs(w.data) <= 0.01 * (1 + 1e-9)
+    assert w.data == pytest.approx(-0.01)
 
 
 # Runs, divergence and the best rate.
@@ -440,8 +488,8 @@ def test_recorded_claims_of_the_prose():
         return math.inf if cell == "never" else int(cell)
 
     # Valley: SGD's best rate is one below its first diverging one, and it
-    # never gets there; momentum diverges from the same rate and does; the
-    # two with momentum get there before RMSProp.
+    # never gets there; momentum's row diverges from the same grid point and
+    # gets there; the two with momentum get there before RMSProp.
     sgd_lr = float(valley_rows["sgd"][1])
     first_failed = float(valley_rows["sgd"][-1])
     assert LRS[LRS.index(sgd_lr) + 1] == first_failed

@@ -94,8 +94,11 @@ def is_external(url):
 
 
 def page_html_path(site, md_file):
-    """Built HTML of a page (use_directory_urls is on)."""
-    stem = md_file[: -len(".md")]
+    """Built HTML of a page (use_directory_urls is on).
+
+    A notebook page (.ipynb, mkdocs-jupyter) is built the same way.
+    """
+    stem = re.sub(r"\.(md|ipynb)$", "", md_file)
     if stem == "index":
         return site / "index.html"
     return site / stem.removesuffix("/index") / "index.html"
@@ -183,7 +186,11 @@ def test_nav_follows_learning_path():
     ]
     appendix = [file for section, _, file in pages if section == "Appendix"]
     assert "build.md" in appendix
-    assert [s for s, _, _ in pages if s not in (None, "Appendix")] == []
+    # The companion notebooks (mkdocs-jupyter) are the only other section.
+    sections = {None, "Notebooks", "Appendix"}
+    assert [s for s, _, _ in pages if s not in sections] == []
+    notebooks = [file for s, _, file in pages if s == "Notebooks"]
+    assert all(file.endswith(".ipynb") for file in notebooks), notebooks
     # Every top-level page after Home is a learning-path chapter titled with
     # its number, and the chapters come in learning-path order.
     stems = [file[: -len(".md")] for _, file in chapters]
@@ -195,13 +202,17 @@ def test_nav_follows_learning_path():
         assert title.startswith(f"{number}. "), (title, file)
     order = [CHAPTER_INDEX[s] for s in stems]
     assert order == sorted(order), stems
-    # The appendix comes after every chapter.
+    # The notebooks come after every chapter, the appendix after them.
     sections = [section for section, _, _ in pages]
-    assert sections == sorted(sections, key=lambda s: s == "Appendix")
+    rank = {None: 0, "Notebooks": 1, "Appendix": 2}
+    assert sections == sorted(sections, key=rank.get)
 
 
 def test_nav_lines_readable_by_tangler():
-    """Each nav page sits on its own line in the form the tangler reads."""
+    """Each nav page sits on its own line in the form the tangler reads.
+
+    The tangler reads .md pages only; notebook (.ipynb) lines are skipped.
+    """
     lines = CONFIG_FILE.read_text(encoding="utf-8").splitlines()
     found, in_nav = [], False
     for line in lines:
@@ -211,7 +222,11 @@ def test_nav_lines_readable_by_tangler():
             break
         elif in_nav and (match := NAV_PAGE.match(line)):
             found.append(match["page"])
-    expected = [file for _, _, file in nav_pages(load_config()["nav"])]
+    expected = [
+        file
+        for _, _, file in nav_pages(load_config()["nav"])
+        if file.endswith(".md")
+    ]
     assert found == expected
 
 
